@@ -19,7 +19,7 @@ func TestAllows(t *testing.T) {
 		{cg, "read", "kv/tokenizer/crypto-gen/new", true},
 		{cg, "write", "kv/tokenizer/crypto-gen/deep/key", true},
 		{cg, "list", "kv/tokenizer/crypto-gen/", true},
-		{cg, "list", "kv/tokenizer/crypto-gen", true}, // the directory itself
+		{cg, "list", "kv/tokenizer/crypto-gen", true},  // the directory itself
 		{cg, "read", "kv/tokenizer/crypto-gen", false}, // a secret beside the directory
 		{cg, "delete", "kv/tokenizer/crypto-gen/new", false},
 		{cg, "read", "kv/tokenizer/crypto-generator/x", false},
