@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,11 +66,11 @@ func must(t *testing.T, err error) {
 }
 
 // startStore loads path and runs the watcher until the test ends.
-func startStore(t *testing.T, path string) (*Store, *metrics.Metrics, *bytes.Buffer) {
+func startStore(t *testing.T, path string) (*Store, *metrics.Metrics, *syncBuffer) {
 	t.Helper()
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	m := metrics.New()
-	s := NewStore(path, zerolog.New(&logs), m)
+	s := NewStore(path, zerolog.New(logs), m)
 	s.debounce = 20 * time.Millisecond
 	must(t, s.Load())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -84,7 +85,25 @@ func startStore(t *testing.T, path string) (*Store, *metrics.Metrics, *bytes.Buf
 	// Run re-reads once after the watch is in place; unchanged content
 	// makes that a no-op, so give it a moment to be watching.
 	time.Sleep(50 * time.Millisecond)
-	return s, m, &logs
+	return s, m, logs
+}
+
+// syncBuffer is a log sink the watcher goroutine and the test can share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -156,7 +175,7 @@ func TestStoreBadReloadKeepsLastGood(t *testing.T) {
 		t.Errorf("after bad reload role = %q, generation = %d; want r1, 1", roleOf(s), s.Generation())
 	}
 	if !strings.Contains(logs.String(), `"level":"error"`) || !strings.Contains(logs.String(), "unknown field") {
-		t.Errorf("bad reload not logged at error with its reason:\n%s", logs)
+		t.Errorf("bad reload not logged at error with its reason:\n%s", logs.String())
 	}
 	cm.update(docV2)
 	waitFor(t, "fixed reload", func() bool { return roleOf(s) == "r2" })
