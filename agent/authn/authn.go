@@ -92,7 +92,7 @@ type Authenticator struct {
 // New validates cfg, fills defaults and builds the caches.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Reviews == nil {
-		return nil, errors.New("authn: Reviews is required")
+		return nil, errors.New("token reviewer is required")
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = DefaultAudience
@@ -111,7 +111,7 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	c, err := newCache(cfg.MaxEntries, negativeEntries)
 	if err != nil {
-		return nil, fmt.Errorf("authn: build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	return &Authenticator{cfg: cfg, cache: c}, nil
 }

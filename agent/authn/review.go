@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -111,10 +110,4 @@ func firstExtra(extra map[string]authenticationv1.ExtraValue, key string) string
 		return v[0]
 	}
 	return ""
-}
-
-// IsAuthError reports whether err is the caller's fault (401) rather than
-// the apiserver's (503).
-func IsAuthError(err error) bool {
-	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrNotPodBound)
 }

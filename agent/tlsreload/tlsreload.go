@@ -45,7 +45,7 @@ type Reloader struct {
 // New loads the pair at once and fails if it is unusable.
 func New(certFile, keyFile string, logger zerolog.Logger) (*Reloader, error) {
 	if certFile == "" || keyFile == "" {
-		return nil, errors.New("tls: certificate and key files are both required")
+		return nil, errors.New("certificate and key files are both required")
 	}
 	r := &Reloader{
 		certFile: filepath.Clean(certFile),
