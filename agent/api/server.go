@@ -111,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case hasPrefix(r.URL.Path, "/v1/") && s.cfg.Forwarder != nil:
 		s.servePassthrough(w, r)
 	default:
-		writeError(w, errUnknownRoute(), "")
+		s.fail(w, s.begin(r, "none"), errUnknownRoute())
 	}
 }
 

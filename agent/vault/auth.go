@@ -29,7 +29,7 @@ func (c *Client) Login(ctx context.Context, mount, role string, jwt secret.Token
 		"jwt":  jwt.Reveal(),
 	})
 	if err != nil {
-		return Login{}, fmt.Errorf("login: %w", classify(err))
+		return Login{}, fmt.Errorf("%w: %w", ErrLogin, classify(err))
 	}
 	return loginFrom(s)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
@@ -39,6 +40,8 @@ type Config struct {
 type Client struct {
 	api    *vaultapi.Client
 	mounts *mountCache
+	addr   *url.URL
+	http   *http.Client
 }
 
 // New builds the pooled client. VAULT_TOKEN is ignored on purpose: the broker
@@ -65,7 +68,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.ClearToken()
 	c.SetCloneToken(false)
-	return &Client{api: c, mounts: newMountCache()}, nil
+	addr, err := url.Parse(c.Address())
+	if err != nil {
+		return nil, fmt.Errorf("vault address: %w", err)
+	}
+	return &Client{api: c, mounts: newMountCache(), addr: addr, http: vc.HttpClient}, nil
 }
 
 func transport(cfg Config) *http.Transport {

@@ -21,6 +21,9 @@ var (
 	ErrTimeout     = errors.New("vault timed out")
 	ErrUpstream    = errors.New("vault error")
 	ErrUnsupported = errors.New("operation not supported on this mount")
+	// ErrLogin marks errors of the kubernetes-auth login itself, so a role
+	// refusing the pod is told apart from a KV call being denied.
+	ErrLogin = errors.New("vault login failed")
 )
 
 // Error is a classified Vault failure. Reason is Vault's own message, which

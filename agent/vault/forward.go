@@ -1,0 +1,46 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+)
+
+// forwardHeaders are the request headers Vault clients use that the
+// Vault-compatible route passes on; everything else (notably the caller's
+// X-Vault-Token, which is its JWT) is dropped.
+var forwardHeaders = []string{
+	"Content-Type", "Accept", "X-Vault-Request", "X-Vault-Wrap-TTL", "X-Vault-Wrap-Format",
+	"X-Vault-Namespace", "X-Vault-Index", "X-Vault-Inconsistent", "X-Vault-Forward",
+}
+
+// Forward sends one caller request to Vault as is, but with the session
+// token in place of the caller's credential. The caller owns the response.
+func (c *Client) Forward(ctx context.Context, call Call, in *http.Request, path string, body []byte) (*http.Response, error) {
+	u := *c.addr
+	u.Path = "/v1/" + path
+	u.RawPath = ""
+	u.RawQuery = in.URL.RawQuery
+	out, err := http.NewRequestWithContext(ctx, in.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	for _, h := range forwardHeaders {
+		if v := in.Header.Values(h); len(v) > 0 {
+			out.Header[h] = v
+		}
+	}
+	out.Header.Set("X-Vault-Token", call.Token.Reveal())
+	if call.Pod != "" {
+		out.Header.Set(PodHeader, call.Pod)
+	}
+	if call.RequestID != "" {
+		out.Header.Set(RequestIDHeader, call.RequestID)
+	}
+	resp, err := c.http.Do(out)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", classify(err))
+	}
+	return resp, nil
+}
