@@ -134,3 +134,13 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseTarget(b *testing.B) {
+	r := httptest.NewRequest("GET", "http://broker/api/v1/read/kv/tokenizer/data-plane/db/primary?version=3", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseTarget(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
