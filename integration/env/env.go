@@ -124,7 +124,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		{"kube-apiserver", e.startAPIServer},
 		{"kubernetes objects", e.setupKube},
 		{"vault", e.startVault},
-		{"vault config (deploy/vault/setup.sh)", e.configureVault},
+		{"vault config (deploy/vault/setup.sh)", e.RunVaultSetup},
 	}
 	for _, s := range steps {
 		t := time.Now()

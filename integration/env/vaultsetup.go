@@ -40,10 +40,11 @@ func findVaultConfigDir(dir string) (string, error) {
 	return "", fmt.Errorf("find deploy/vault/setup.sh (looked in %v): set Options.VaultConfigDir or SECRETS_BROKER_VAULT_CONFIG_DIR", candidates)
 }
 
-// configureVault runs deploy/vault/setup.sh exactly as an operator would,
+// RunVaultSetup runs deploy/vault/setup.sh exactly as an operator would,
 // with the built vault binary first on PATH, so the shipped script is what
-// the tests exercise. It also turns on the file audit device.
-func (e *Env) configureVault(ctx context.Context) error {
+// the tests exercise; it also turns on the file audit device. Start runs it
+// once; tests may run it again (it is idempotent).
+func (e *Env) RunVaultSetup(ctx context.Context) error {
 	if e.reviewerJWT == "" {
 		return errors.New("no reviewer JWT")
 	}

@@ -38,6 +38,15 @@ func TestCryptoGenWrites(t *testing.T) {
 	if got.Data["k"] != value {
 		t.Errorf("stored %v, want %q", got.Data["k"], value)
 	}
+	// The real CLI, with the cg token passed explicitly, reads it too; with
+	// no token it must not fall back to any stored one.
+	out, err := testEnv.VaultCLI(ctx, s.Auth.ClientToken, "kv", "get", "-field=k", "kv/tokenizer/crypto-gen/x")
+	if err != nil || strings.TrimSuffix(out, "\n") != value {
+		t.Errorf("vault kv get as cg = %q, %v; want %q", out, err, value)
+	}
+	if out, err := testEnv.VaultCLI(ctx, "", "kv", "get", "-field=k", "kv/tokenizer/crypto-gen/x"); err == nil {
+		t.Errorf("vault kv get without a token succeeded: %q", out)
+	}
 	// KV v2 listing goes through kv/metadata; the ADR's policy lacked it.
 	keys, err := c.Logical().ListWithContext(ctx, "kv/metadata/tokenizer/crypto-gen/")
 	if err != nil || keys == nil {
@@ -128,5 +137,18 @@ func TestDeletedPodTokenRefused(t *testing.T) {
 			t.Fatalf("token of deleted pod still logs in after %s", time.Since(deleted).Round(time.Second))
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestSetupIsIdempotent: operators re-run deploy/vault/setup.sh; a second
+// run must succeed and leave logins working.
+func TestSetupIsIdempotent(t *testing.T) {
+	if err := testEnv.RunVaultSetup(t.Context()); err != nil {
+		t.Fatalf("second setup.sh run: %v", err)
+	}
+	_, jwt := podToken(t, env.ControlPlaneNamespace, env.ControlPlaneSA, env.Audience)
+	_, s := mustLogin(t, jwt, env.ControlPlaneRole)
+	if !slices.Contains(s.Auth.Policies, "policy-tokenizer-cp") {
+		t.Errorf("cp policies = %v", s.Auth.Policies)
 	}
 }
