@@ -47,9 +47,11 @@ func PodFromProc(fsys fs.FS, pid int32) (Ref, error) {
 }
 
 // Parse reads a /proc/<pid>/cgroup file. Every line that names a pod must
-// name the same pod and container; every other line must be at its
-// hierarchy's root ("/"), as happens for v1 controllers a runtime leaves
-// alone.
+// name the same pod and container. Of the lines that name no pod, v1
+// controller lines must be at their hierarchy's root ("/"), as happens for
+// controllers a runtime leaves alone; the unified "0::" line of a hybrid host
+// may be anywhere when v1 lines name the pod. A file in which no line names
+// a pod is ErrNotAPod.
 func Parse(r io.Reader) (Ref, error) {
 	sc := bufio.NewScanner(io.LimitReader(r, maxFileSize))
 	sc.Buffer(make([]byte, 0, 4096), maxFileSize)
@@ -71,6 +73,10 @@ func Parse(r io.Reader) (Ref, error) {
 		switch {
 		case err != nil:
 			return Ref{}, fmt.Errorf("line %d: %w", ln, err)
+		case !ok && parts[0] == "0":
+			// Hybrid hosts: runtimes that drive the v1 controllers often
+			// leave the controller-less unified line (0::) where the
+			// runtime itself runs. It carries no resource control.
 		case !ok && parts[2] != "/" && stray == "":
 			stray = parts[1]
 		case !ok:
