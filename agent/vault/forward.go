@@ -5,23 +5,28 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // forwardHeaders are the request headers Vault clients use that the
 // Vault-compatible route passes on; everything else (notably the caller's
-// X-Vault-Token, which is its JWT) is dropped.
+// X-Vault-Token and Authorization, which carry its JWT, and Vault's policy
+// override and MFA headers) is dropped.
 var forwardHeaders = []string{
 	"Content-Type", "Accept", "X-Vault-Request", "X-Vault-Wrap-TTL", "X-Vault-Wrap-Format",
 	"X-Vault-Namespace", "X-Vault-Index", "X-Vault-Inconsistent", "X-Vault-Forward",
 }
 
 // Forward sends one caller request to Vault as is, but with the session
-// token in place of the caller's credential. The caller owns the response.
+// token in place of the caller's credential. path is the already validated
+// path below /v1/ (decoded; it is escaped again here). The caller owns the
+// response and must close its body.
 func (c *Client) Forward(ctx context.Context, call Call, in *http.Request, path string, body []byte) (*http.Response, error) {
 	u := *c.addr
-	u.Path = "/v1/" + path
+	u.Path = strings.TrimSuffix(c.addr.Path, "/") + "/v1/" + path
 	u.RawPath = ""
 	u.RawQuery = in.URL.RawQuery
+	u.Fragment, u.RawFragment = "", ""
 	out, err := http.NewRequestWithContext(ctx, in.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
@@ -44,3 +49,8 @@ func (c *Client) Forward(ctx context.Context, call Call, in *http.Request, path 
 	}
 	return resp, nil
 }
+
+// StatusError classifies a Vault HTTP status (and Vault's error text, which
+// tells a CAS mismatch from other 400s) like every other Vault call, so a
+// relayed response is audited and counted with the same codes.
+func StatusError(status int, reason string) error { return fromStatus(status, reason) }

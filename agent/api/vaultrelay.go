@@ -1,0 +1,129 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/secrets-broker/secrets-broker/agent/secret"
+	"github.com/secrets-broker/secrets-broker/agent/vault"
+)
+
+// relayedHeaders are the only response headers passed back from Vault:
+// a fixed list, so nothing Vault or a proxy in front of it adds (cookies,
+// tokens) can reach the caller.
+var relayedHeaders = []string{"Content-Type", "Cache-Control", "X-Vault-Index", "Retry-After"}
+
+// relayVault passes Vault's answer on after checking it: a top-level
+// "auth" block is nulled (second line of defence: auth/* is refused), and
+// an answer that still holds a session token or the caller's JWT is
+// withheld. Vault's status is kept; the audit outcome uses the same codes
+// as /api/v1.
+func (s *Server) relayVault(w http.ResponseWriter, x *exchange, reply vaultReply, tokens []secret.Token) {
+	body, info := scrubAuth(reply.body)
+	h := http.Header{}
+	for _, k := range relayedHeaders {
+		if v := reply.header.Values(k); len(v) > 0 {
+			h[k] = v
+		}
+	}
+	if retryable(reply.status) && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", "2")
+	}
+	if leaks(body, h, append(tokens, x.jwt)) {
+		s.cfg.Logger.Error().Str("request_id", x.rec.RequestID).Msg("vault response withheld: it contained a credential")
+		s.failVault(w, x, &apiError{Status: http.StatusBadGateway, Code: "token_in_response", Message: "vault response withheld: it contained a credential"})
+		return
+	}
+	x.rec.VaultRequestID = info.RequestID
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(reply.status)
+	_, _ = w.Write(body)
+	outcome := "ok"
+	if reply.status >= http.StatusBadRequest {
+		outcome = toAPIError(vault.StatusError(reply.status, strings.Join(info.Errors, "; "))).Code
+	}
+	s.finish(x, reply.status, outcome)
+}
+
+func retryable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// leaks reports whether any credential appears in the body or a header.
+func leaks(body []byte, h http.Header, creds []secret.Token) bool {
+	for _, c := range creds {
+		if c.Empty() {
+			continue
+		}
+		raw := c.Reveal()
+		if bytes.Contains(body, []byte(raw)) {
+			return true
+		}
+		for _, vs := range h {
+			for _, v := range vs {
+				if strings.Contains(v, raw) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// replyInfo is what the broker reads from Vault's JSON for audit.
+type replyInfo struct {
+	RequestID string   `json:"request_id"`
+	Errors    []string `json:"errors"`
+}
+
+// scrubAuth nulls a top-level "auth" object; KV answers never carry one,
+// so this only fires if something unexpected got through. It also returns
+// Vault's request id and error texts. A body that is not a JSON object is
+// passed on as is.
+func scrubAuth(body []byte) ([]byte, replyInfo) {
+	var info replyInfo
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body, info
+	}
+	_ = json.Unmarshal(m["request_id"], &info.RequestID)
+	_ = json.Unmarshal(m["errors"], &info.Errors)
+	if a, ok := m["auth"]; !ok || string(a) == "null" {
+		return body, info
+	}
+	m["auth"] = json.RawMessage("null")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return []byte(`{"errors":["secrets-broker: response withheld"]}`), info
+	}
+	return out, info
+}
+
+// failVault answers in Vault's error shape ({"errors":[...]}) so Vault SDKs
+// and the CLI show the message; status, code, Retry-After, logging and the
+// audit line are those of /api/v1 (toAPIError, finish).
+func (s *Server) failVault(w http.ResponseWriter, x *exchange, err error) {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.cfg.Logger.Warn().Err(err).Str("request_id", x.rec.RequestID).Str("code", ae.Code).Msg("request failed")
+	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	if ae.Status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", strings.TrimPrefix(ae.Message, "allowed: "))
+	}
+	msg := fmt.Sprintf("secrets-broker: %s: %s (request_id %s)", ae.Code, ae.Message, x.rec.RequestID)
+	writeJSON(w, ae.Status, map[string][]string{"errors": {msg}})
+	s.finish(x, ae.Status, ae.Code)
+}
