@@ -134,6 +134,7 @@ func TestPassthroughRefusesBeforeVault(t *testing.T) {
 		{"encoded slash", "GET", "/v1/auth%2Ftoken/lookup-self", nil, 400, "bad_path"},
 		{"backslash", "GET", "/v1/kv/data/a\\..\\b", nil, 400, "bad_path"},
 		{"unknown method", "OPTIONS", "/v1/kv/data/tokenizer/crypto-gen/x", nil, 405, "method_not_allowed"},
+		{"response wrapping", "GET", "/v1/kv/data/tokenizer/crypto-gen/x", map[string]string{"X-Vault-Wrap-TTL": "60s"}, 400, "wrapping_refused"},
 		{"bad list value", "GET", "/v1/kv/metadata/tokenizer/crypto-gen/?list=maybe", nil, 400, "bad_query"},
 		{"bad namespace", "GET", "/v1/kv/data/tokenizer/crypto-gen/x", map[string]string{"X-Vault-Namespace": "a/../b"}, 400, "bad_namespace"},
 		{"allow-list other tenant", "GET", "/v1/kv/data/tokenizer/control-plane/key", nil, 403, "not_allowed_by_policy"},
@@ -198,7 +199,7 @@ func TestPassthroughForwardsRequest(t *testing.T) {
 	fw := &fakeForwarder{body: `{"request_id":"vr-1","data":{"data":{"k":"v"}}}`}
 	r := newPassRig(fw, nil)
 	w := r.vault("POST", "/v1/kv/data/tokenizer/crypto-gen/x?x=1", `{"data":{"k":"v"},"options":{"cas":0}}`, map[string]string{
-		"X-Vault-Request": "true", "X-Vault-Wrap-TTL": "", "Content-Type": "application/json", "X-Vault-Namespace": "",
+		"X-Vault-Request": "true", "Content-Type": "application/json", "X-Vault-Namespace": "",
 	})
 	if w.Code != 200 || w.Body.String() != fw.body {
 		t.Fatalf("got %d %s", w.Code, w.Body)
@@ -242,7 +243,7 @@ func TestForwardHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	want := map[string]string{"X-Vault-Token": canaryVaultToken, "Authorization": "", "X-Vault-Request": "true", "X-Vault-Wrap-Ttl": "60s",
+	want := map[string]string{"X-Vault-Token": canaryVaultToken, "Authorization": "", "X-Vault-Request": "true", "X-Vault-Wrap-Ttl": "",
 		"X-Vault-Namespace": "ns1", "X-Vault-Index": "idx", "X-Vault-Inconsistent": "forward-active-node", "X-Vault-Policy-Override": "",
 		"Cookie": "", vault.PodHeader: "ns/p", vault.RequestIDHeader: "rid"}
 	for k, v := range want {
@@ -268,6 +269,7 @@ func TestPassthroughResponses(t *testing.T) {
 	}{
 		{name: "ok", fw: fakeForwarder{body: `{"data":{"data":{"k":"v"}}}`}, wantStatus: 200, wantBody: `"k":"v"`, wantOutcome: "ok"},
 		{name: "auth block scrubbed", fw: fakeForwarder{body: `{"auth":{"client_token":"hvs.CHILD","accessor":"a"},"data":null}`}, wantStatus: 200, wantBody: `"auth":null`, wantOutcome: "ok"},
+		{name: "forced wrapping scrubbed", fw: fakeForwarder{body: `{"wrap_info":{"token":"hvs.CHILD","ttl":60},"data":null}`}, wantStatus: 200, wantBody: `"wrap_info":null`, wantOutcome: "ok"},
 		{name: "session token in body withheld", fw: fakeForwarder{body: `{"data":{"t":"` + canaryVaultToken + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
 		{name: "caller jwt in body withheld", fw: fakeForwarder{body: `{"data":{"t":"` + canaryJWT + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
 		{name: "session token in relayed header withheld", fw: fakeForwarder{header: http.Header{"Cache-Control": {canaryVaultToken}}, body: `{}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
@@ -332,6 +334,7 @@ func TestScrubAuth(t *testing.T) {
 		{`{"data":{"a":1}}`, `{"data":{"a":1}}`},
 		{`{"auth":null,"data":{}}`, `{"auth":null,"data":{}}`},
 		{`{"auth":{"client_token":"hvs.X"},"data":{"auth":"kept"}}`, `{"auth":null,"data":{"auth":"kept"}}`},
+		{`{"wrap_info":{"token":"hvs.X"},"auth":{"client_token":"hvs.Y"}}`, `{"auth":null,"wrap_info":null}`},
 		{`not json "auth"`, `not json "auth"`},
 		{``, ``},
 	}

@@ -51,6 +51,11 @@ func parseVaultRequest(r *http.Request) (vaultRequest, *apiError) {
 	if err != nil {
 		return vaultRequest{}, err
 	}
+	if r.Header.Get("X-Vault-Wrap-TTL") != "" {
+		// A wrapped answer carries a Vault token (wrap_info.token), and
+		// sys/wrapping/unwrap is refused here anyway.
+		return vaultRequest{}, errBadRequest("wrapping_refused", "response wrapping is not available through the broker")
+	}
 	if err := refusedRoute(r.Method, clean); err != nil {
 		return vaultRequest{}, err
 	}

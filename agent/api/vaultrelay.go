@@ -17,8 +17,9 @@ import (
 // tokens) can reach the caller.
 var relayedHeaders = []string{"Content-Type", "Cache-Control", "X-Vault-Index", "Retry-After"}
 
-// relayVault passes Vault's answer on after checking it: a top-level
-// "auth" block is nulled (second line of defence: auth/* is refused), and
+// relayVault passes Vault's answer on after checking it: top-level "auth"
+// and "wrap_info" blocks are nulled (second line of defence: auth/* and
+// wrapping requests are refused, but a Vault policy can force wrapping), and
 // an answer that still holds a session token or the caller's JWT is
 // withheld. Vault's status is kept; the audit outcome uses the same codes
 // as /api/v1.
@@ -86,10 +87,14 @@ type replyInfo struct {
 	Errors    []string `json:"errors"`
 }
 
-// scrubAuth nulls a top-level "auth" object; KV answers never carry one,
-// so this only fires if something unexpected got through. It also returns
-// Vault's request id and error texts. A body that is not a JSON object is
-// passed on as is.
+// tokenBlocks are the top-level response fields in which Vault hands out
+// tokens: a login's or token create's "auth", a wrapped answer's "wrap_info".
+var tokenBlocks = []string{"auth", "wrap_info"}
+
+// scrubAuth nulls the token blocks; KV answers never carry them, so this
+// only fires if something unexpected got through. It also returns Vault's
+// request id and error texts. A body that is not a JSON object is passed
+// on as is (the credential check in relayVault still applies).
 func scrubAuth(body []byte) ([]byte, replyInfo) {
 	var info replyInfo
 	var m map[string]json.RawMessage
@@ -98,10 +103,15 @@ func scrubAuth(body []byte) ([]byte, replyInfo) {
 	}
 	_ = json.Unmarshal(m["request_id"], &info.RequestID)
 	_ = json.Unmarshal(m["errors"], &info.Errors)
-	if a, ok := m["auth"]; !ok || string(a) == "null" {
+	scrubbed := false
+	for _, k := range tokenBlocks {
+		if a, ok := m[k]; ok && string(a) != "null" {
+			m[k], scrubbed = json.RawMessage("null"), true
+		}
+	}
+	if !scrubbed {
 		return body, info
 	}
-	m["auth"] = json.RawMessage("null")
 	out, err := json.Marshal(m)
 	if err != nil {
 		return []byte(`{"errors":["secrets-broker: response withheld"]}`), info

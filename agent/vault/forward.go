@@ -10,10 +10,12 @@ import (
 
 // forwardHeaders are the request headers Vault clients use that the
 // Vault-compatible route passes on; everything else (notably the caller's
-// X-Vault-Token and Authorization, which carry its JWT, and Vault's policy
-// override and MFA headers) is dropped.
+// X-Vault-Token and Authorization, which carry its JWT, Vault's policy
+// override and MFA headers, and X-Vault-Wrap-TTL: a wrapped answer is a
+// Vault token handed to the caller) is dropped. The api package refuses
+// a request asking for wrapping rather than silently unwrapping it.
 var forwardHeaders = []string{
-	"Content-Type", "Accept", "X-Vault-Request", "X-Vault-Wrap-TTL", "X-Vault-Wrap-Format",
+	"Content-Type", "Accept", "X-Vault-Request",
 	"X-Vault-Namespace", "X-Vault-Index", "X-Vault-Inconsistent", "X-Vault-Forward",
 }
 
