@@ -8,13 +8,15 @@
 # Helm comes from Go modules (helm.sh/helm/v4), not a downloaded binary. The
 # renderer is a small Go program (loader.Load, chartutil.ToRenderValues-
 # WithSchemaValidation, engine.Render) living outside the product module so
-# the broker's go.mod stays lean; point RENDERER at it if it moves.
+# the broker's go.mod stays lean: integration/chart/cmd/render-manifests, in
+# the integration/chart module (Helm's dependency tree stays out of the product
+# and integration modules). Point RENDERER_DIR at it if it moves.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-renderer_dir="${RENDERER_DIR:-integration/cmd/render-manifests}"
+renderer_dir="${RENDERER_DIR:-integration/chart/cmd/render-manifests}"
 if [[ ! -d "$renderer_dir" ]]; then
 	echo "render.sh: renderer $renderer_dir not found (set RENDERER_DIR)" >&2
 	exit 1
