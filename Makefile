@@ -26,6 +26,7 @@ unit: ## unit tests of the product module (with -race)
 
 integration: servers ## integration + e2e tests against the real servers (builds them first if missing)
 	cd integration && $(GO) vet ./... && $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) ./...
+	cd integration/chart && $(GO) vet ./... && $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) ./...
 
 bench: servers ## micro-benchmarks and the side-by-side bench program (writes BENCHMARKS.md figures)
 	$(GO) test -run '^$$' -bench . -benchmem ./agent/... ./node/...
@@ -50,11 +51,11 @@ demo: servers ## start real Vault + kube-apiserver, configure the ADR scenario, 
 image: ## build the container image (needs a Docker engine)
 	docker build --build-arg VERSION=$(VERSION) -t secrets-broker:$(VERSION) .
 
-chart-lint: ## lint and render the Helm charts with the Helm Go SDK
-	cd integration && $(GO) test -count=1 -run 'TestChart' ./chart/...
+chart-lint: servers ## lint, render and apply the Helm charts (Helm Go SDK, real kube-apiserver); deploy/ drift check
+	cd integration/chart && $(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -run '^TestChart' ./...
 
 manifests: ## re-render deploy/ from the chart with default values
-	cd integration && $(GO) run ./cmd/render-manifests -out ../deploy
+	deploy/render.sh
 
 clean: ## remove build outputs (the server cache in ~/.cache/secrets-broker stays)
 	rm -rf bin run bench-results
