@@ -62,7 +62,8 @@ func (s *server) exited() error {
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace.
 func (s *server) stop(grace time.Duration) {
-	if s == nil {
+	if s == nil || s.exited() != nil {
+		// Already reaped: its pid may belong to someone else by now.
 		return
 	}
 	pgid := -s.cmd.Process.Pid
