@@ -87,6 +87,23 @@ func (e *Env) CountVaultLogins(role string) (int, error) {
 	return n, nil
 }
 
+// CountVaultLoginAttempts counts every auth/kubernetes/login request,
+// refused ones included. The role is not filterable: Vault HMACs request
+// data, and a refused login has no auth block naming it.
+func (e *Env) CountVaultLoginAttempts() (int, error) {
+	entries, err := e.VaultAuditEntries()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range entries {
+		if a.Type == "request" && a.Request.Path == "auth/kubernetes/login" {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // CountVaultRevokes counts successful token revocations (revoke-self,
 // revoke, revoke-accessor, revoke-orphan).
 func (e *Env) CountVaultRevokes() (int, error) {

@@ -106,10 +106,18 @@ func TestWrongAudienceRefused(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			_, jwt := podToken(t, env.CryptoGenNamespace, env.CryptoGenSA, aud)
+			logins := count(t, func() (int, error) { return testEnv.CountVaultLogins("") })
+			attempts := count(t, testEnv.CountVaultLoginAttempts)
 			_, err := login(t.Context(), jwt, env.CryptoGenRole)
 			re := wantStatus(t, "login with audience "+name, err, http.StatusForbidden)
 			if !strings.Contains(strings.Join(re.Errors, " "), "audience") {
 				t.Errorf("errors %v, want an audience complaint", re.Errors)
+			}
+			if n := count(t, testEnv.CountVaultLoginAttempts); n != attempts+1 {
+				t.Errorf("login attempts %d -> %d, want +1", attempts, n)
+			}
+			if n := count(t, func() (int, error) { return testEnv.CountVaultLogins("") }); n != logins {
+				t.Errorf("successful logins %d -> %d, want unchanged", logins, n)
 			}
 		})
 	}
