@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/secrets-broker/secrets-broker/node/cgroup"
 )
 
 // TestCgroupForPod places a real process into a kubelet-shaped cgroup and
@@ -13,7 +15,7 @@ import (
 // nothing behind. It needs root (cgroup creation), nothing else.
 func TestCgroupForPod(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("creating cgroups needs root")
+		t.Fatal("creating cgroups needs root: run the integration tests as root (CI does)")
 	}
 	const uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 	cg, err := CgroupForPod(uid)
@@ -53,6 +55,10 @@ func TestCgroupForPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed = true
+	ref, err := cgroup.Parse(strings.NewReader(string(b)))
+	if err != nil || ref.PodUID != uid || ref.ContainerID != cg.ContainerID {
+		t.Fatalf("the broker's parser reads %+v, %v from %q; want pod %s", ref, err, b, uid)
+	}
 	if _, err := os.Stat(cg.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s still exists after Remove (stat err %v)", cg.Dir, err)
 	}
