@@ -11,7 +11,8 @@ import (
 // apiserverMu serialises StopAPIServer and StartAPIServer.
 var apiserverMu sync.Mutex
 
-// StopAPIServer stops the kube-apiserver (SIGTERM, then SIGKILL after 10 s)
+// StopAPIServer stops the kube-apiserver abruptly (SIGTERM, SIGKILL after
+// 1 s: its graceful shutdown takes longer than 10 s while watches are open)
 // to simulate a control-plane outage; etcd keeps running.
 func (e *Env) StopAPIServer() error {
 	apiserverMu.Lock()
@@ -19,7 +20,7 @@ func (e *Env) StopAPIServer() error {
 	if e.apiserver == nil {
 		return errors.New("stop apiserver: not started")
 	}
-	e.apiserver.stop(10 * time.Second)
+	e.apiserver.stop(time.Second)
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 // back everything recovers by itself, including the pod informer (a pod
 // created after the restart becomes usable).
 func TestAPIServerOutage(t *testing.T) {
-	const ttl = 6 * time.Second
+	const ttl = 10 * time.Second
 	b := startBroker(t, brokerOpts{extra: []string{"--review-cache-ttl=" + ttl.String()}})
 	seed(t, "tokenizer/crypto-gen/rel-api/read")
 	url := api + "/read/kv/tokenizer/crypto-gen/rel-api/read"
@@ -76,13 +76,14 @@ func TestAPIServerOutage(t *testing.T) {
 	}
 	// The informer reconnected: a pod created now is seen and served.
 	late, _ := cgPod(t)
-	informer, ok := poll(15*time.Second, 200*time.Millisecond, func() bool {
+	informer, ok := poll(30*time.Second, 200*time.Millisecond, func() bool {
 		r, _ := do(c, "GET", url, late, "")
 		return r.Status == 200
 	})
 	if !ok {
-		t.Fatal("pod created after the apiserver restart not served within 15s: informer did not reconnect")
+		t.Fatal("pod created after the apiserver restart not served within 30s: informer did not reconnect")
 	}
+	t.Logf("apiserver stop took %s", stoppedAt.Sub(reviewedAt))
 	t.Logf("FIGURE apiserver_outage cache_ttl_s=%d cached_served_at_s=%.1f cached_503_after_s=%.1f new_token_status=503 recovery_after_ready_ms=%d new_pod_served_after_ms=%d apiserver_restart_ms=%d",
 		int(ttl.Seconds()), servedCached.Seconds(), flipAfter.Seconds(), recov.Milliseconds(), informer.Milliseconds(), upAt.Sub(upStart).Milliseconds())
 }

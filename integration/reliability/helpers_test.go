@@ -34,7 +34,8 @@ type brokerOpts struct {
 
 var brokerSeq atomic.Int64
 
-// startBroker runs a broker in attestation mode "node" (the test process
+// startBroker runs a broker without a rate limit, in attestation mode
+// "node" (the test process
 // cannot sit in many pods' cgroups at once; strict mode is covered by the
 // e2e package) and stops it at cleanup after saving its /metrics for the
 // canary scan.
@@ -58,6 +59,9 @@ func launchBroker(t *testing.T, o brokerOpts) (*brokerproc.Broker, error) {
 	if o.policy == "" {
 		o.policy = adrPolicy
 	}
+	// The per-pod rate limit (50/s by default) would answer these loads
+	// with 429s; it is a separate control. Tests may pass their own.
+	o.extra = append([]string{"--rate-limit=0"}, o.extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b, err := brokerproc.Start(ctx, brokerproc.Options{

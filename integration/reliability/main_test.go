@@ -14,12 +14,14 @@ package reliability
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/secrets-broker/secrets-broker/integration/brokerproc"
 	"github.com/secrets-broker/secrets-broker/integration/env"
 )
 
@@ -56,7 +58,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(workDir) }()
-	if brokerBin, err = brokerproc.Build(ctx, workDir); err != nil {
+	if brokerBin, err = buildBroker(ctx, workDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -72,4 +74,31 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// buildBroker compiles cmd/secrets-broker inside the product module (its
+// own go.mod and go.sum), not the integration module, whose go.sum does not
+// list the product's dependencies.
+func buildBroker(ctx context.Context, dir string) (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	root := ""
+	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "cmd", "secrets-broker")); err == nil {
+			root = d
+			break
+		}
+	}
+	if root == "" {
+		return "", errors.New("build broker: repository root with cmd/secrets-broker not found")
+	}
+	out := filepath.Join(dir, "secrets-broker")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/secrets-broker")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build broker: %w\n%s", err, b)
+	}
+	return out, nil
 }

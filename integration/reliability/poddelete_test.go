@@ -73,6 +73,16 @@ func TestPodDeletedMidTraffic(t *testing.T) {
 	if lookupErr == nil {
 		t.Error("the deleted pod's Vault token accessor still resolves: token not revoked")
 	}
+	// No Vault token may be issued to the pod after its deletion (an
+	// in-flight request re-logging in would mint one nobody revokes).
+	late := loginsForPod(t, pod.Namespace+"/"+pod.Name, deletedAt)
+	if late != 0 {
+		t.Errorf("%d Vault logins for the deleted pod after its deletion: tokens outliving the pod", late)
+	}
+	sessions := brokerMetric(t, b, "secrets_broker_vault_sessions")
+	if sessions != 1 {
+		t.Errorf("broker caches %v Vault sessions after the deletion, want 1 (the other pod's)", sessions)
+	}
 	if n := servedAfter.Load(); n != 0 {
 		t.Errorf("deleted pod served %d times after its first refusal", n)
 	}
@@ -81,7 +91,26 @@ func TestPodDeletedMidTraffic(t *testing.T) {
 	if sum["200"] != res.reqs {
 		t.Errorf("other pod: %d of %d requests failed", res.reqs-sum["200"], res.reqs)
 	}
-	t.Logf("FIGURE pod_deleted refused_after_ms=%d revoked_after_ms=%d accessor_dead=%t served_after_refusal=%d other_pod_failed=%d",
+	t.Logf("FIGURE pod_deleted refused_after_ms=%d revoked_after_ms=%d accessor_dead=%t served_after_refusal=%d logins_after_delete=%d sessions_left=%.0f other_pod_failed=%d",
 		time.Duration(refusedAt.Load()-deletedAt.UnixNano()).Milliseconds(), revokedAfter.Milliseconds(),
-		lookupErr != nil, servedAfter.Load(), res.reqs-sum["200"])
+		lookupErr != nil, servedAfter.Load(), late, sessions, res.reqs-sum["200"])
+}
+
+// loginsForPod counts successful kubernetes-auth logins Vault audited for
+// pod ("ns/name", from the audited X-Secrets-Broker-Pod header) after since.
+func loginsForPod(t *testing.T, pod string, since time.Time) int {
+	t.Helper()
+	entries, err := testEnv.VaultAuditEntries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		h := e.Request.Headers["x-secrets-broker-pod"]
+		at, _ := time.Parse(time.RFC3339Nano, e.Time)
+		if e.Request.Path == "auth/kubernetes/login" && e.LoginAuth() != nil && len(h) > 0 && h[0] == pod && at.After(since) {
+			n++
+		}
+	}
+	return n
 }

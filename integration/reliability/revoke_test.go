@@ -21,7 +21,9 @@ func TestRevokedTokenReloginOnce(t *testing.T) {
 	c := keepAlive(b)()
 	mustDo(t, c, "GET", url, tok, "", 200)
 	acc := lastAccessor(t, b)
-	logins := func() int { return count(t, func() (int, error) { return testEnv.CountVaultLogins(env.CryptoGenRole) }) }
+	logins := func() int {
+		return count(t, func() (int, error) { return testEnv.CountVaultLogins(env.CryptoGenRole) })
+	}
 	before := logins()
 
 	l := load{workers: 4, dur: 4 * time.Second, client: keepAlive(b), token: tok, pause: 10 * time.Millisecond,

@@ -130,13 +130,17 @@ func TestKillRestartServesFast(t *testing.T) {
 		case r.err != nil && r.at.Before(killAt):
 			inflight++
 		case r.err != nil:
-			t.Errorf("request started %s after the kill failed past the connect: %v", r.at.Sub(killAt), r.err)
+			httpBad++
+			t.Logf("request started %s after the kill failed past the connect: %v", r.at.Sub(killAt), r.err)
 		case r.status != 200:
 			httpBad++
-			t.Errorf("HTTP answer %s (started %s after the kill)", r.key(), r.at.Sub(killAt))
+			t.Logf("HTTP answer %s (started %s after the kill)", r.key(), r.at.Sub(killAt))
 		}
 	}
 	t.Logf("load: %s", fmtSummary(res.summary()))
+	if httpBad > 0 {
+		t.Errorf("%d requests failed other than by a refused connect or in flight at the kill", httpBad)
+	}
 	if inflight > workers {
 		t.Errorf("%d in-flight failures, more than the %d workers", inflight, workers)
 	}

@@ -43,7 +43,9 @@ func TestVaultOutage(t *testing.T) {
 			down++
 			if r.status != 503 || r.code != "vault_unavailable" || r.retry == "" {
 				downBad++
-				t.Errorf("while Vault was down: %s (Retry-After %q), want 503 vault_unavailable with Retry-After", r.key(), r.retry)
+				if downBad <= 5 {
+					t.Errorf("while Vault was down: %s (Retry-After %q), want 503 vault_unavailable with Retry-After", r.key(), r.retry)
+				}
 			}
 		case r.at.After(upAt):
 			after++
@@ -56,6 +58,9 @@ func TestVaultOutage(t *testing.T) {
 		}
 	}
 	t.Logf("load: %s", fmtSummary(res.summary()))
+	if downBad > 0 {
+		t.Errorf("%d of %d requests while Vault was down were not 503 vault_unavailable with Retry-After", downBad, down)
+	}
 	if down == 0 || after == 0 || afterOK == 0 {
 		t.Fatalf("phases: %d requests while down, %d after restart (%d ok): the load did not cover the outage", down, after, afterOK)
 	}
