@@ -33,6 +33,7 @@ type Deps struct {
 // Agent is a wired broker, ready to Run.
 type Agent struct {
 	cfg      config.Config
+	base     zerolog.Logger // no component field; component loggers derive from it
 	log      zerolog.Logger
 	metrics  *metrics.Metrics
 	kube     kubernetes.Interface
@@ -57,7 +58,8 @@ func New(cfg config.Config, deps Deps) (*Agent, error) {
 		out = os.Stderr
 	}
 	a := &Agent{cfg: cfg, metrics: metrics.New(), kube: deps.Kube}
-	a.log = zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Str("component", "agent").Logger()
+	a.base = zerolog.New(out).Level(cfg.LogLevel).With().Timestamp().Logger()
+	a.log = a.component("agent")
 	steps := []func() error{a.buildAudit, a.buildKube, a.buildVault, a.buildPolicy, a.buildAuthn, a.buildNode, a.buildTLS}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -76,7 +78,7 @@ func New(cfg config.Config, deps Deps) (*Agent, error) {
 }
 
 func (a *Agent) component(name string) zerolog.Logger {
-	return a.log.With().Str("component", name).Logger()
+	return a.base.With().Str("component", name).Logger()
 }
 
 func (a *Agent) buildAudit() error {
