@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -70,5 +71,23 @@ func podLookup(x *podindex.Index) attest.PodLookup {
 	if x == nil {
 		return nil
 	}
-	return x
+	return syncedPods{x}
+}
+
+// syncWait bounds how long a request waits for the pod index's first list.
+const syncWait = 10 * time.Second
+
+// syncedPods makes a lookup wait for the index's initial sync. The socket is
+// bound at start (so a new broker can take it over during a rollout), and a
+// request arriving before the first list would otherwise be refused as
+// pod_not_on_node by a broker that simply has not looked yet.
+type syncedPods struct{ x *podindex.Index }
+
+func (s syncedPods) ByUID(uid string) (podindex.Pod, bool) {
+	if !s.x.HasSynced() {
+		ctx, cancel := context.WithTimeout(context.Background(), syncWait)
+		_ = s.x.WaitForSync(ctx) // not synced after syncWait: the lookup below refuses
+		cancel()
+	}
+	return s.x.ByUID(uid)
 }
