@@ -261,29 +261,29 @@ func TestForwardHeaders(t *testing.T) {
 func TestPassthroughResponses(t *testing.T) {
 	tests := []struct {
 		name        string
-		fw          fakeForwarder
+		fw          *fakeForwarder
 		wantStatus  int
 		wantBody    string // substring
 		wantOutcome string
 		retryAfter  bool
 	}{
-		{name: "ok", fw: fakeForwarder{body: `{"data":{"data":{"k":"v"}}}`}, wantStatus: 200, wantBody: `"k":"v"`, wantOutcome: "ok"},
-		{name: "auth block scrubbed", fw: fakeForwarder{body: `{"auth":{"client_token":"hvs.CHILD","accessor":"a"},"data":null}`}, wantStatus: 200, wantBody: `"auth":null`, wantOutcome: "ok"},
-		{name: "forced wrapping scrubbed", fw: fakeForwarder{body: `{"wrap_info":{"token":"hvs.CHILD","ttl":60},"data":null}`}, wantStatus: 200, wantBody: `"wrap_info":null`, wantOutcome: "ok"},
-		{name: "session token in body withheld", fw: fakeForwarder{body: `{"data":{"t":"` + canaryVaultToken + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
-		{name: "caller jwt in body withheld", fw: fakeForwarder{body: `{"data":{"t":"` + canaryJWT + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
-		{name: "session token in relayed header withheld", fw: fakeForwarder{header: http.Header{"Cache-Control": {canaryVaultToken}}, body: `{}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
-		{name: "other headers dropped", fw: fakeForwarder{header: http.Header{"X-Vault-Token": {canaryVaultToken}, "Set-Cookie": {"s=1"}}, body: `{}`}, wantStatus: 200, wantOutcome: "ok"},
-		{name: "vault denied relayed", fw: fakeForwarder{status: 403, body: `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`}, wantStatus: 403, wantBody: "permission denied", wantOutcome: "vault_denied"},
-		{name: "vault not found relayed", fw: fakeForwarder{status: 404, body: `{"errors":[]}`}, wantStatus: 404, wantOutcome: "not_found"},
-		{name: "vault cas mismatch relayed", fw: fakeForwarder{status: 400, body: `{"errors":["check-and-set parameter did not match the current version"]}`}, wantStatus: 400, wantOutcome: "cas_conflict"},
-		{name: "vault sealed relayed", fw: fakeForwarder{status: 503, body: `{"errors":["Vault is sealed"]}`}, wantStatus: 503, wantBody: "sealed", wantOutcome: "vault_unavailable", retryAfter: true},
-		{name: "vault unreachable", fw: fakeForwarder{err: &vault.Error{Kind: vault.ErrUnavailable}}, wantStatus: 503, wantBody: "vault_unavailable", wantOutcome: "vault_unavailable", retryAfter: true},
-		{name: "vault timeout", fw: fakeForwarder{err: &vault.Error{Kind: vault.ErrTimeout}}, wantStatus: 504, wantBody: "vault_timeout", wantOutcome: "vault_timeout", retryAfter: true},
+		{name: "ok", fw: &fakeForwarder{body: `{"data":{"data":{"k":"v"}}}`}, wantStatus: 200, wantBody: `"k":"v"`, wantOutcome: "ok"},
+		{name: "auth block scrubbed", fw: &fakeForwarder{body: `{"auth":{"client_token":"hvs.CHILD","accessor":"a"},"data":null}`}, wantStatus: 200, wantBody: `"auth":null`, wantOutcome: "ok"},
+		{name: "forced wrapping scrubbed", fw: &fakeForwarder{body: `{"wrap_info":{"token":"hvs.CHILD","ttl":60},"data":null}`}, wantStatus: 200, wantBody: `"wrap_info":null`, wantOutcome: "ok"},
+		{name: "session token in body withheld", fw: &fakeForwarder{body: `{"data":{"t":"` + canaryVaultToken + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
+		{name: "caller jwt in body withheld", fw: &fakeForwarder{body: `{"data":{"t":"` + canaryJWT + `"}}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
+		{name: "session token in relayed header withheld", fw: &fakeForwarder{header: http.Header{"Cache-Control": {canaryVaultToken}}, body: `{}`}, wantStatus: 502, wantBody: "token_in_response", wantOutcome: "token_in_response"},
+		{name: "other headers dropped", fw: &fakeForwarder{header: http.Header{"X-Vault-Token": {canaryVaultToken}, "Set-Cookie": {"s=1"}}, body: `{}`}, wantStatus: 200, wantOutcome: "ok"},
+		{name: "vault denied relayed", fw: &fakeForwarder{status: 403, body: `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`}, wantStatus: 403, wantBody: "permission denied", wantOutcome: "vault_denied"},
+		{name: "vault not found relayed", fw: &fakeForwarder{status: 404, body: `{"errors":[]}`}, wantStatus: 404, wantOutcome: "not_found"},
+		{name: "vault cas mismatch relayed", fw: &fakeForwarder{status: 400, body: `{"errors":["check-and-set parameter did not match the current version"]}`}, wantStatus: 400, wantOutcome: "cas_conflict"},
+		{name: "vault sealed relayed", fw: &fakeForwarder{status: 503, body: `{"errors":["Vault is sealed"]}`}, wantStatus: 503, wantBody: "sealed", wantOutcome: "vault_unavailable", retryAfter: true},
+		{name: "vault unreachable", fw: &fakeForwarder{err: &vault.Error{Kind: vault.ErrUnavailable}}, wantStatus: 503, wantBody: "vault_unavailable", wantOutcome: "vault_unavailable", retryAfter: true},
+		{name: "vault timeout", fw: &fakeForwarder{err: &vault.Error{Kind: vault.ErrTimeout}}, wantStatus: 504, wantBody: "vault_timeout", wantOutcome: "vault_timeout", retryAfter: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newPassRig(&tt.fw, nil)
+			r := newPassRig(tt.fw, nil)
 			w := r.vault("GET", "/v1/kv/data/tokenizer/crypto-gen/x", "", nil)
 			if w.Code != tt.wantStatus || !strings.Contains(w.Body.String(), tt.wantBody) {
 				t.Fatalf("got %d %s; want %d containing %q", w.Code, w.Body, tt.wantStatus, tt.wantBody)
