@@ -44,6 +44,11 @@ func parseVaultRequest(r *http.Request) (vaultRequest, *apiError) {
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/v1/")
 	clean := strings.TrimSuffix(p, "/")
+	// Refused families answer first, however the rest of the path looks:
+	// "auth//kubernetes/login" is an auth request, not a path puzzle.
+	if err := refusedRoute(r.Method, clean); err != nil {
+		return vaultRequest{}, err
+	}
 	if err := checkPath(clean); err != nil {
 		return vaultRequest{}, err
 	}
@@ -55,9 +60,6 @@ func parseVaultRequest(r *http.Request) (vaultRequest, *apiError) {
 		// A wrapped answer carries a Vault token (wrap_info.token), and
 		// sys/wrapping/unwrap is refused here anyway.
 		return vaultRequest{}, errBadRequest("wrapping_refused", "response wrapping is not available through the broker")
-	}
-	if err := refusedRoute(r.Method, clean); err != nil {
-		return vaultRequest{}, err
 	}
 	op, err := vaultOp(r, clean)
 	if err != nil {
