@@ -37,7 +37,14 @@ type config struct {
 	GrowthSlice time.Duration `json:"growth_slice"`
 	WriteSlice  time.Duration `json:"write_slice"`
 	WriteConc   []int         `json:"write_concurrency"`
+	Profile     string        `json:"-"` // CPU profile of an in-process broker instead of the phases
+	ProfileTime time.Duration `json:"-"`
 }
+
+// profileHook is set by profile.go, built only with -tags benchprofile:
+// it imports the agent package, whose dependencies the integration module
+// does not require otherwise (see BENCHMARKS.md, "Profiling").
+var profileHook func(r *rig, ctx context.Context, path string, d time.Duration) error
 
 func main() { os.Exit(run()) }
 
@@ -74,6 +81,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&growth, "growth", "10,100,250,1000", "cached-session counts of the cost-growth phase")
 	fs.DurationVar(&c.GrowthSlice, "growth-slice", 3*time.Second, "read measurement per growth step")
 	fs.DurationVar(&c.WriteSlice, "write-slice", 1500*time.Millisecond, "one write contender's turn per round")
+	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of an in-process broker under warm socket reads to this file, skip the phases (needs -tags benchprofile)")
+	fs.DurationVar(&c.ProfileTime, "profile-time", 20*time.Second, "how long -profile drives reads")
 	fs.StringVar(&wconc, "write-conc", "1,8", "concurrency levels of the write comparison")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -137,6 +146,12 @@ func bench(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer s.close()
+	if cfg.Profile != "" {
+		if profileHook == nil {
+			return fmt.Errorf("-profile needs a build with -tags benchprofile")
+		}
+		return profileHook(s, ctx, cfg.Profile, cfg.ProfileTime)
+	}
 	res.Settings = s.settings()
 	phases := []struct {
 		name string

@@ -50,21 +50,28 @@ func targets(res *Results) []Target {
 	} else {
 		out = append(out, Target{"boot storm 0 errors", "-", "not measured"})
 	}
-	out = append(out, rssTarget(res))
+	out = append(out, rssTargets(res)...)
 	return out
 }
 
-// rssTarget uses the 250-session reading: the boot storm's when it had 250
-// pods, else the growth step at 250.
-func rssTarget(res *Results) Target {
-	name := "RSS ≤ 40 MiB at 250 sessions"
+// rssTargets report every 250-session reading: the boot-storm broker right
+// after 250 simultaneous first requests (its Vault connection pool and heap
+// still grown from the spike) and the growth broker primed 16 pods at a time.
+func rssTargets(res *Results) []Target {
+	const name = "RSS ≤ 40 MiB at 250 sessions"
+	var out []Target
 	if s := res.BootStorm; s != nil && s.Pods == 250 {
-		return Target{name, fmt.Sprintf("%.1f MiB (boot storm broker, %.0f sessions)", s.MemLoaded.RSSMiB, s.MemLoaded.Sessions), status(s.MemLoaded.RSSMiB <= 40)}
+		out = append(out, Target{name + " (right after the boot storm)",
+			fmt.Sprintf("%.1f MiB, %.0f sessions", s.MemLoaded.RSSMiB, s.MemLoaded.Sessions), status(s.MemLoaded.RSSMiB <= 40)})
 	}
 	for _, g := range res.Growth {
 		if g.Sessions == 250 {
-			return Target{name, fmt.Sprintf("%.1f MiB (growth broker)", g.Memory.RSSMiB), status(g.Memory.RSSMiB <= 40)}
+			out = append(out, Target{name + " (steady, primed 16 at a time)",
+				fmt.Sprintf("%.1f MiB, %.0f sessions", g.Memory.RSSMiB, g.Memory.Sessions), status(g.Memory.RSSMiB <= 40)})
 		}
 	}
-	return Target{name, "no 250-session reading in this run", "not measured"}
+	if len(out) == 0 {
+		out = append(out, Target{name, "no 250-session reading in this run", "not measured"})
+	}
+	return out
 }
