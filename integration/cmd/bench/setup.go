@@ -236,7 +236,9 @@ func (r *rig) settings() []string {
 			"(TokenReview cache 60 s, session cache 4096)",
 		"Vault: dev mode (in-memory storage) with the file audit device on (every contender pays it); KV v2 at kv/; roles from deploy/vault/setup.sh (token_ttl 1h)",
 		"Vault Proxy: `vault proxy` from the same Vault binary, kubernetes auto-auth with a bound pod token, `api_proxy { use_auto_auth_token = true }`, unix listener, no cache",
-		"clients: Go net/http with keep-alive, one client per contender, identical request loop; HTTPS: ECDSA P-256 self-signed, TLS 1.3",
+		"clients: Go net/http with keep-alive, one client per contender, identical request loop; HTTPS: ECDSA P-256 self-signed, TLS 1.3, HTTP/1.1 like the others",
+		fmt.Sprintf("pods: %d Pending pods on the broker's node (the growth phase needs them), far above a real node's ~110; "+
+			"every broker's pod informer caches them all, which is part of its idle RSS", len(r.pool)+3),
 		fmt.Sprintf("warm reads: %d interleaved rounds × %s per contender per concurrency level, contender order rotated each round", r.cfg.Rounds, r.cfg.Slice),
 		"secret: one KV v2 secret of two fields (~80 bytes of data)",
 	}
