@@ -51,10 +51,11 @@ type rig struct {
 	kubeconfig string
 	runID      string
 
-	plain *brokerproc.Broker // Unix socket and plain-HTTP TCP port
-	tls   *brokerproc.Broker // HTTPS TCP port
-	tlsCA *tlsFiles
-	proxy *vaultProxy
+	plain  *brokerproc.Broker // Unix socket and plain-HTTP TCP port
+	tls    *brokerproc.Broker // HTTPS TCP port
+	strict *brokerproc.Broker // Unix socket, strict attestation (production default)
+	tlsCA  *tlsFiles
+	proxy  *vaultProxy
 
 	directPod, brokerPod, proxyPod pod
 	vaultToken                     string // the direct contender's token, from a kubernetes login
@@ -102,7 +103,7 @@ func setup(ctx context.Context, cfg config) (_ *rig, err error) {
 }
 
 func (r *rig) close() {
-	for _, b := range []*brokerproc.Broker{r.plain, r.tls} {
+	for _, b := range []*brokerproc.Broker{r.plain, r.tls, r.strict} {
 		if b != nil {
 			_ = b.Stop()
 		}
@@ -202,7 +203,10 @@ func (r *rig) seedAndLogin(ctx context.Context) error {
 func (r *rig) startBroker(ctx context.Context, name string, o brokerproc.Options) (*brokerproc.Broker, error) {
 	o.Binary, o.Dir = r.brokerBin, filepath.Join(r.dir, name)
 	o.VaultAddr, o.Kubeconfig, o.NodeName = r.env.VaultAddr(), r.kubeconfig, nodeName
-	o.AttestationMode, o.Policy = "node", adrPolicy
+	if o.AttestationMode == "" {
+		o.AttestationMode = "node"
+	}
+	o.Policy = adrPolicy
 	o.ExtraArgs = append(append([]string{}, brokerArgs...), o.ExtraArgs...)
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
@@ -224,14 +228,18 @@ func (r *rig) startContenderBrokers(ctx context.Context) error {
 	if r.tlsCA, err = writeSelfSigned(filepath.Join(r.dir, "tls")); err != nil {
 		return err
 	}
-	r.tls, err = r.startBroker(ctx, "tls", brokerproc.Options{TLSCert: r.tlsCA.Cert, TLSKey: r.tlsCA.Key})
+	if r.tls, err = r.startBroker(ctx, "tls", brokerproc.Options{TLSCert: r.tlsCA.Cert, TLSKey: r.tlsCA.Key}); err != nil {
+		return err
+	}
+	r.strict, err = r.startBroker(ctx, "strict", brokerproc.Options{AttestationMode: "strict"})
 	return err
 }
 
 // settings lists what the numbers depend on, for the report header.
 func (r *rig) settings() []string {
 	return []string{
-		"broker: real binary, `--attestation-mode=node` (the bench process is not in a pod cgroup, so the cgroup check is not exercised), " +
+		"broker: real binary, `--attestation-mode=node` except the \"strict\" contender (for it the bench process is moved into a cgroup laid out like the pod's container, " +
+			"so strict attestation's /proc/<pid>/cgroup check runs on every request), " +
 			"`--rate-limit=0` (unlimited), `--log-level=info`, audit stream to a file, other flags default " +
 			"(TokenReview cache 60 s, session cache 4096)",
 		"Vault: dev mode (in-memory storage) with the file audit device on (every contender pays it); KV v2 at kv/; roles from deploy/vault/setup.sh (token_ttl 1h)",

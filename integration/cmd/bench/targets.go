@@ -23,16 +23,16 @@ func targets(res *Results) []Target {
 	add := func(name, measured string, ok bool) { out = append(out, Target{name, measured, status(ok)}) }
 	for _, r := range res.Ratios {
 		switch r.Name {
-		case "b/a unix api ÷ direct", "b/a unix /v1/ ÷ direct":
+		case "b/a unix api ÷ direct", "b/a unix /v1/ ÷ direct", "b/a unix strict ÷ direct":
 			add(fmt.Sprintf("warm socket read ≤ 1.10× direct Vault p50 and p99 (%s, c=%d)", r.Name, r.Concurrency),
 				fmt.Sprintf("p50 %.2f×, p99 %.2f×", r.P50, r.P99), r.P50 <= 1.10 && r.P99 <= 1.10)
-		case "b/d unix api ÷ proxy", "b/d unix /v1/ ÷ proxy":
+		case "b/d unix api ÷ proxy", "b/d unix /v1/ ÷ proxy", "b/d unix strict ÷ proxy":
 			add(fmt.Sprintf("warm socket read ≤ 1.0× Vault Proxy (%s, c=%d)", r.Name, r.Concurrency),
 				fmt.Sprintf("p50 %.2f×, p99 %.2f×", r.P50, r.P99), r.P50 <= 1.0 && r.P99 <= 1.0)
 		}
 	}
 	for _, a := range res.Added {
-		if a.Contender == cUnixAPI || a.Contender == cUnixVault {
+		if a.Contender == cUnixAPI || a.Contender == cUnixVault || a.Contender == cStrict {
 			add(fmt.Sprintf("broker-added p50 ≤ 50 µs (%s, c=%d)", a.Contender, a.Concurrency),
 				fmt.Sprintf("%.0f µs", a.P50), a.P50 <= 50)
 		}

@@ -20,10 +20,11 @@ const (
 	cUnixVault = "broker unix /v1/ (Vault-compatible)"
 	cTCP       = "broker tcp HTTP /api/v1/read"
 	cTLS       = "broker tcp HTTPS /api/v1/read"
+	cStrict    = "broker unix /api/v1/read, strict attestation"
 	cProxy     = "vault proxy (unix, auto-auth)"
 )
 
-func (r *rig) contenders() []contender {
+func (r *rig) contenders(strict bool) []contender {
 	n := 0
 	for _, c := range r.cfg.Conc {
 		n = max(n, c)
@@ -31,7 +32,7 @@ func (r *rig) contenders() []contender {
 	kv := "/kv/data/" + secretPath
 	api := "/api/v1/read/kv/" + secretPath
 	bearer := "Bearer " + r.brokerPod.JWT
-	return []contender{
+	cs := []contender{
 		{cDirect, "a", getOp(tcpClient(n, nil), r.env.VaultAddr()+"/v1"+kv, "X-Vault-Token", r.vaultToken)},
 		{cUnixAPI, "b", getOp(unixClient(r.plain.SocketPath, n), "http://broker"+api, "Authorization", bearer)},
 		{cUnixVault, "b", getOp(unixClient(r.plain.SocketPath, n), "http://broker/v1"+kv, "X-Vault-Token", r.brokerPod.JWT)},
@@ -39,6 +40,10 @@ func (r *rig) contenders() []contender {
 		{cTLS, "c", getOp(tcpClient(n, r.tlsCA.clientConfig()), "https://"+r.tls.TCPAddr+api, "Authorization", bearer)},
 		{cProxy, "d", getOp(unixClient(r.proxy.socket, n), "http://proxy/v1"+kv, "", "")},
 	}
+	if strict {
+		cs = append(cs, contender{cStrict, "b", getOp(unixClient(r.strict.SocketPath, n), "http://broker"+api, "Authorization", bearer)})
+	}
+	return cs
 }
 
 // WarmRow is one contender at one concurrency level.
@@ -72,7 +77,9 @@ type Added struct {
 // one slice, the order rotated each round, so load drift on the shared
 // machine hits all of them alike.
 func (r *rig) warmReads(ctx context.Context, res *Results) error {
-	cs := r.contenders()
+	leave, strict := r.enterPod()
+	defer leave()
+	cs := r.contenders(strict)
 	for _, c := range cs {
 		if s := runCount(ctx, 8, 200, c.op); s.errs > 0 {
 			return fmt.Errorf("warm-up %s: %d errors, first: %s", c.Name, s.errs, s.firstErr)
@@ -94,7 +101,10 @@ func (r *rig) warmReads(ctx context.Context, res *Results) error {
 			logf("warm c=%-3d %-38s p50 %8.0fµs p99 %8.0fµs %7.0f req/s errors %d", conc, c.Name, st.P50, st.P99, st.RPS, st.Errors)
 		}
 		res.Ratios = append(res.Ratios, ratios(conc, byName)...)
-		for _, b := range []string{cUnixAPI, cUnixVault, cTCP, cTLS} {
+		for _, b := range []string{cUnixAPI, cUnixVault, cStrict, cTCP, cTLS} {
+			if _, ok := byName[b]; !ok {
+				continue
+			}
 			res.Added = append(res.Added, Added{Contender: b, Concurrency: conc,
 				P50: byName[b].P50 - byName[cDirect].P50, P99: byName[b].P99 - byName[cDirect].P99})
 		}
@@ -109,15 +119,21 @@ func ratios(conc int, s map[string]Stats) []Ratio {
 	pairs := []struct{ name, num, den string }{
 		{"b/a unix api ÷ direct", cUnixAPI, cDirect},
 		{"b/a unix /v1/ ÷ direct", cUnixVault, cDirect},
+		{"b/a unix strict ÷ direct", cStrict, cDirect},
 		{"c/a tcp http ÷ direct", cTCP, cDirect},
 		{"c/a tcp https ÷ direct", cTLS, cDirect},
 		{"b/d unix api ÷ proxy", cUnixAPI, cProxy},
 		{"b/d unix /v1/ ÷ proxy", cUnixVault, cProxy},
+		{"b/d unix strict ÷ proxy", cStrict, cProxy},
 		{"d/a proxy ÷ direct", cProxy, cDirect},
 	}
 	var out []Ratio
 	for _, p := range pairs {
-		n, d := s[p.num], s[p.den]
+		n, ok1 := s[p.num]
+		d, ok2 := s[p.den]
+		if !ok1 || !ok2 {
+			continue
+		}
 		out = append(out, Ratio{Name: p.name, Concurrency: conc,
 			P50: div(n.P50, d.P50), P99: div(n.P99, d.P99), RPS: div(n.RPS, d.RPS)})
 	}
