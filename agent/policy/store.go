@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
+	"github.com/secrets-broker/secrets-broker/agent/dirwatch"
 	"github.com/secrets-broker/secrets-broker/agent/logfield"
 	"github.com/secrets-broker/secrets-broker/agent/metrics"
 )
@@ -120,46 +120,15 @@ func (s *Store) fail(err error) error {
 	return err
 }
 
-// Run watches the file's directory until ctx ends. It watches the
-// directory, not the file: kubelet updates a ConfigMap volume by swapping
-// the "..data" symlink, and editors replace files by rename, so a watch on
-// the file itself would go deaf after the first update.
+// Run watches the file's directory (see dirwatch for why the directory)
+// until ctx ends, reloading on change; a bad file keeps the last good policy.
 func (s *Store) Run(ctx context.Context) error {
-	w, err := fsnotify.NewWatcher()
+	err := dirwatch.Run(ctx, dirwatch.Config{
+		Files: []string{s.path}, Debounce: s.debounce, Resync: s.resync,
+		Reload: func() { _ = s.reload(false) }, Logger: s.log,
+	})
 	if err != nil {
-		return fmt.Errorf("policy watcher: %w", err)
+		return fmt.Errorf("policy watch: %w", err)
 	}
-	defer w.Close()
-	dir := filepath.Dir(s.path)
-	if err := w.Add(dir); err != nil {
-		return fmt.Errorf("watch %s: %w", dir, err)
-	}
-	// Catch a change made between Load and the watch starting.
-	_ = s.reload(false)
-
-	debounce := time.NewTimer(s.debounce)
-	debounce.Stop()
-	defer debounce.Stop()
-	resync := time.NewTicker(s.resync)
-	defer resync.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-w.Events:
-			if !ok {
-				return nil
-			}
-			debounce.Reset(s.debounce)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return nil
-			}
-			s.log.Warn().Err(err).Msg("policy watch error")
-		case <-debounce.C:
-			_ = s.reload(false)
-		case <-resync.C:
-			_ = s.reload(false)
-		}
-	}
+	return nil
 }

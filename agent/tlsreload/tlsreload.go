@@ -18,9 +18,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
 
+	"github.com/secrets-broker/secrets-broker/agent/dirwatch"
 	"github.com/secrets-broker/secrets-broker/agent/logfield"
 )
 
@@ -106,58 +106,15 @@ func sameChain(a, b *tls.Certificate) bool {
 	return true
 }
 
-// Run watches the directories of both files until ctx ends. Directories,
-// not files: a Secret volume is updated by swapping its "..data" symlink,
-// which a watch on the file itself would never see.
+// Run watches the directories of both files (see dirwatch for why the
+// directories) until ctx ends, keeping the old pair when a new one is bad.
 func (r *Reloader) Run(ctx context.Context) error {
-	w, err := fsnotify.NewWatcher()
+	err := dirwatch.Run(ctx, dirwatch.Config{
+		Files: []string{r.certFile, r.keyFile}, Debounce: r.debounce, Resync: r.resync,
+		Reload: func() { _ = r.reload() }, Logger: r.log,
+	})
 	if err != nil {
-		return fmt.Errorf("tls watcher: %w", err)
+		return fmt.Errorf("tls watch: %w", err)
 	}
-	defer w.Close()
-	for _, dir := range uniqueDirs(r.certFile, r.keyFile) {
-		if err := w.Add(dir); err != nil {
-			return fmt.Errorf("watch %s: %w", dir, err)
-		}
-	}
-	// Catch a rotation that happened between New and the watch starting.
-	_ = r.reload()
-
-	debounce := time.NewTimer(r.debounce)
-	debounce.Stop()
-	defer debounce.Stop()
-	resync := time.NewTicker(r.resync)
-	defer resync.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-w.Events:
-			if !ok {
-				return nil
-			}
-			debounce.Reset(r.debounce)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return nil
-			}
-			r.log.Warn().Err(err).Msg("tls watch error")
-		case <-debounce.C:
-			_ = r.reload()
-		case <-resync.C:
-			_ = r.reload()
-		}
-	}
-}
-
-func uniqueDirs(files ...string) []string {
-	var dirs []string
-	seen := map[string]bool{}
-	for _, f := range files {
-		if d := filepath.Dir(f); !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
+	return nil
 }
