@@ -27,17 +27,7 @@ const nodeName = "node-a"
 
 // adrPolicy is the ADR's ConfigMap: three entries, no allow-lists, so
 // every denial below is Vault's own decision through the pod's session.
-const adrPolicy = `policy:
-  - k8s_ns: tokenizer-dp
-    k8s_sa: tokenizer-dp-sa
-    vault_role: tokenizer-dp-role
-  - k8s_ns: tokenizer-cg
-    k8s_sa: tokenizer-cg-sa
-    vault_role: tokenizer-cg-role
-  - k8s_ns: tokenizer-cp
-    k8s_sa: tokenizer-cp-sa
-    vault_role: tokenizer-cp-role
-`
+const adrPolicy = env.ADRPolicy
 
 // Seeded with the root token at start (test setup only, never given to the
 // broker or a client).

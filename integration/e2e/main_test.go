@@ -20,17 +20,7 @@ import (
 const nodeName = "node-a"
 
 // adrPolicy is the ADR's ConfigMap, verbatim in shape.
-const adrPolicy = `policy:
-  - k8s_ns: tokenizer-dp
-    k8s_sa: tokenizer-dp-sa
-    vault_role: tokenizer-dp-role
-  - k8s_ns: tokenizer-cg
-    k8s_sa: tokenizer-cg-sa
-    vault_role: tokenizer-cg-role
-  - k8s_ns: tokenizer-cp
-    k8s_sa: tokenizer-cp-sa
-    vault_role: tokenizer-cp-role
-`
+const adrPolicy = env.ADRPolicy
 
 var (
 	testEnv    *env.Env

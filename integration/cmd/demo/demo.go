@@ -17,17 +17,7 @@ import (
 
 const demoNode = "demo-node"
 
-const policy = `policy:
-  - k8s_ns: tokenizer-dp
-    k8s_sa: tokenizer-dp-sa
-    vault_role: tokenizer-dp-role
-  - k8s_ns: tokenizer-cg
-    k8s_sa: tokenizer-cg-sa
-    vault_role: tokenizer-cg-role
-  - k8s_ns: tokenizer-cp
-    k8s_sa: tokenizer-cp-sa
-    vault_role: tokenizer-cp-role
-`
+const policy = env.ADRPolicy
 
 type demo struct {
 	dir    string
