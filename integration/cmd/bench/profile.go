@@ -13,6 +13,7 @@ import (
 
 	"github.com/secrets-broker/secrets-broker/agent"
 	brokercfg "github.com/secrets-broker/secrets-broker/agent/config"
+	"github.com/secrets-broker/secrets-broker/integration/env"
 )
 
 func init() { profileHook = (*rig).profileBroker }
@@ -27,7 +28,7 @@ func (r *rig) profileBroker(ctx context.Context, path string, d time.Duration) e
 	if err := os.MkdirAll(filepath.Join(dir, "policy"), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "policy", "policy.yaml"), []byte(adrPolicy), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "policy", "policy.yaml"), []byte(env.ADRPolicy), 0o644); err != nil {
 		return err
 	}
 	sock := filepath.Join(filepath.Dir(r.plain.SocketPath), "inproc.sock")

@@ -20,16 +20,6 @@ const (
 	tokenTTL   = 2 * time.Hour
 )
 
-// adrPolicy is the ADR's ConfigMap, as the e2e tests use it.
-const adrPolicy = `policy:
-  - k8s_ns: tokenizer-dp
-    k8s_sa: tokenizer-dp-sa
-    vault_role: tokenizer-dp-role
-  - k8s_ns: tokenizer-cg
-    k8s_sa: tokenizer-cg-sa
-    vault_role: tokenizer-cg-role
-`
-
 // brokerArgs are the settings every benchmarked broker runs with; they are
 // printed in the report header. Attestation "node" because this process is
 // not inside a pod's cgroup; no per-pod rate limit so that the limiter is
@@ -206,7 +196,7 @@ func (r *rig) startBroker(ctx context.Context, name string, o brokerproc.Options
 	if o.AttestationMode == "" {
 		o.AttestationMode = "node"
 	}
-	o.Policy = adrPolicy
+	o.Policy = env.ADRPolicy
 	o.ExtraArgs = append(append([]string{}, brokerArgs...), o.ExtraArgs...)
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
