@@ -21,9 +21,10 @@ const (
 )
 
 // brokerArgs are the settings every benchmarked broker runs with; they are
-// printed in the report header. Attestation "node" because this process is
-// not inside a pod's cgroup; no per-pod rate limit so that the limiter is
-// not what is measured; info logging as in production.
+// printed in the report header. No per-pod rate limit so that the limiter
+// is not what is measured; info logging as in production. Attestation is
+// "node" (set in startBroker) except for the strict contender: this one
+// process plays every pod, so it can sit in only one pod's cgroup.
 var brokerArgs = []string{"--rate-limit=0", "--log-level=info"}
 
 // pod is one bench pod and its bound projected token (audience
