@@ -62,7 +62,8 @@ type Info struct {
 func (i *Info) Err() error { return i.err }
 
 // Revalidate guards against PID reuse: for a Unix peer it checks that the
-// process that connected still exists with the start time and uid seen at
+// process that connected still exists — through its pidfd when the kernel
+// gave one, else by re-reading /proc for the start time and uid seen at
 // accept. Call it after reading anything through /proc/<pid>. It returns an
 // error wrapping ErrProcessChanged (or the accept-time error) otherwise, and
 // nil for TCP peers.
