@@ -380,3 +380,20 @@ func assertOneAuditLine(t *testing.T, r *rig, outcome string) {
 		t.Fatalf("audit line %s, want route vault and outcome %s", lines[0], outcome)
 	}
 }
+
+func TestScrubAuthAnyCase(t *testing.T) {
+	for _, body := range []string{
+		`{"request_id":"r","auth":{"client_token":"hvs.X"},"data":{"k":"v"}}`,
+		`{"request_id":"r","AUTH":{"client_token":"hvs.X"},"data":{"k":"v"}}`,
+		`{"request_id":"r","Wrap_Info":{"token":"hvs.X"},"data":{"k":"v"}}`,
+	} {
+		out, info := scrubAuth([]byte(body))
+		if strings.Contains(string(out), "hvs.X") || info.RequestID != "r" || !strings.Contains(string(out), `"k":"v"`) {
+			t.Errorf("scrubAuth(%s) = %s, %+v", body, out, info)
+		}
+	}
+	plain := []byte(`{"request_id":"r","auth":null,"data":{"k":"v"}}`)
+	if out, _ := scrubAuth(plain); string(out) != string(plain) {
+		t.Errorf("a clean answer must pass unchanged, got %s", out)
+	}
+}

@@ -97,16 +97,33 @@ var tokenBlocks = []string{"auth", "wrap_info"}
 // on as is (the credential check in relayVault still applies).
 func scrubAuth(body []byte) ([]byte, replyInfo) {
 	var info replyInfo
+	// Vault sends "auth":null on every KV answer; a struct decode reads the
+	// few fields we need without copying the data, and only a non-null
+	// token block takes the slower map rewrite below.
+	var head struct {
+		RequestID string          `json:"request_id"`
+		Errors    []string        `json:"errors"`
+		Auth      json.RawMessage `json:"auth"`
+		WrapInfo  json.RawMessage `json:"wrap_info"`
+	}
+	if json.Unmarshal(body, &head) != nil {
+		return body, info
+	}
+	info.RequestID, info.Errors = head.RequestID, head.Errors
+	if isNull(head.Auth) && isNull(head.WrapInfo) {
+		return body, info
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(body, &m) != nil {
 		return body, info
 	}
-	_ = json.Unmarshal(m["request_id"], &info.RequestID)
-	_ = json.Unmarshal(m["errors"], &info.Errors)
 	scrubbed := false
-	for _, k := range tokenBlocks {
-		if a, ok := m[k]; ok && string(a) != "null" {
-			m[k], scrubbed = json.RawMessage("null"), true
+	// Case-insensitive, as Go's and most JSON decoders match field names.
+	for k, a := range m {
+		for _, block := range tokenBlocks {
+			if strings.EqualFold(k, block) && !isNull(a) {
+				m[k], scrubbed = json.RawMessage("null"), true
+			}
 		}
 	}
 	if !scrubbed {
@@ -137,3 +154,5 @@ func (s *Server) failVault(w http.ResponseWriter, x *exchange, err error) {
 	writeJSON(w, ae.Status, map[string][]string{"errors": {msg}})
 	s.finish(x, ae.Status, ae.Code)
 }
+
+func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
