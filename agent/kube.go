@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -71,8 +72,13 @@ func podLookup(x *podindex.Index) attest.PodLookup {
 	if x == nil {
 		return nil
 	}
-	return syncedPods{x}
+	return syncedPods{x: x, misses: expirable.NewLRU[string, struct{}](4096, nil, fetchMissTTL)}
 }
+
+// fetchMissTTL: a pod the apiserver did not confirm is not asked about
+// again for this long, so a deleted pod's still-cached token cannot turn
+// each of its requests into a pod GET.
+const fetchMissTTL = 5 * time.Second
 
 // syncWait bounds how long a request waits for the pod index's first list.
 const syncWait = 10 * time.Second
@@ -81,7 +87,10 @@ const syncWait = 10 * time.Second
 // bound at start (so a new broker can take it over during a rollout), and a
 // request arriving before the first list would otherwise be refused as
 // pod_not_on_node by a broker that simply has not looked yet.
-type syncedPods struct{ x *podindex.Index }
+type syncedPods struct {
+	x      *podindex.Index
+	misses *expirable.LRU[string, struct{}]
+}
 
 func (s syncedPods) ByUID(uid string) (podindex.Pod, bool) {
 	if !s.x.HasSynced() {
@@ -91,3 +100,19 @@ func (s syncedPods) ByUID(uid string) (podindex.Pod, bool) {
 	}
 	return s.x.ByUID(uid)
 }
+
+// FetchPod is the attestor's fallback when the index has no such pod.
+func (s syncedPods) FetchPod(ctx context.Context, namespace, name, uid string) (podindex.Pod, bool) {
+	if _, missed := s.misses.Get(uid); missed {
+		return podindex.Pod{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	p, ok := s.x.Fetch(ctx, namespace, name, uid)
+	if !ok {
+		s.misses.Add(uid, struct{}{})
+	}
+	return p, ok
+}
+
+var _ attest.PodFetcher = syncedPods{}

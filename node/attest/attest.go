@@ -70,6 +70,13 @@ type PodLookup interface {
 	ByUID(uid string) (podindex.Pod, bool)
 }
 
+// PodFetcher is optionally implemented by a PodLookup: asked when the
+// index has no such pod, it checks the apiserver directly, so a pod the
+// watch has not delivered yet is not refused as "not on this node".
+type PodFetcher interface {
+	FetchPod(ctx context.Context, namespace, name, uid string) (podindex.Pod, bool)
+}
+
 var _ PodLookup = (*podindex.Index)(nil)
 
 // Config wires an Attestor.
@@ -141,6 +148,9 @@ func (a *Attestor) Attest(ctx context.Context, p *peer.Info, c Claim) error {
 		return refuse(CodeNotOnNode, fmt.Sprintf("token's pod runs on node %q, this is %q", c.NodeName, a.node), nil)
 	}
 	pod, ok := a.pods.ByUID(c.PodUID)
+	if f, canFetch := a.pods.(PodFetcher); !ok && canFetch && c.PodName != "" {
+		pod, ok = f.FetchPod(ctx, c.Namespace, c.PodName, c.PodUID)
+	}
 	if !ok {
 		return refuse(CodeNotOnNode, fmt.Sprintf("pod %s is not running on this node", c.PodUID), nil)
 	}

@@ -36,6 +36,8 @@ type Pod struct {
 type Index struct {
 	factory  informers.SharedInformerFactory
 	informer cache.SharedIndexInformer
+	client   kubernetes.Interface
+	nodeName string
 
 	mu       sync.RWMutex
 	onDelete []func(Pod)
@@ -49,7 +51,7 @@ func New(client kubernetes.Interface, nodeName string, resync time.Duration) *In
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }),
 		informers.WithTransform(strip),
 	)
-	x := &Index{factory: factory, informer: factory.Core().V1().Pods().Informer()}
+	x := &Index{factory: factory, informer: factory.Core().V1().Pods().Informer(), client: client, nodeName: nodeName}
 	// Neither call can fail before the informer has started.
 	_ = x.informer.AddIndexers(cache.Indexers{uidIndex: func(obj any) ([]string, error) {
 		if p, ok := obj.(*corev1.Pod); ok {
@@ -135,6 +137,18 @@ func (x *Index) notify(p *corev1.Pod) {
 	for _, fn := range x.onDelete {
 		fn(pod)
 	}
+}
+
+// Fetch asks the apiserver for one pod directly, for the window in which
+// the watch has not caught up (after an apiserver outage client-go backs
+// off for up to 30 s before it lists again). The pod counts only if it has
+// that UID, runs on this node and is not terminal; any error is a miss.
+func (x *Index) Fetch(ctx context.Context, namespace, name, uid string) (Pod, bool) {
+	p, err := x.client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || string(p.UID) != uid || p.Spec.NodeName != x.nodeName || terminal(p) {
+		return Pod{}, false
+	}
+	return toPod(p), true
 }
 
 func terminal(p *corev1.Pod) bool {
