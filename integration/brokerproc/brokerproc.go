@@ -20,16 +20,6 @@ import (
 	"time"
 )
 
-// Build compiles cmd/secrets-broker once into dir and returns its path.
-func Build(ctx context.Context, dir string) (string, error) {
-	out := filepath.Join(dir, "secrets-broker")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/secrets-broker/secrets-broker/cmd/secrets-broker")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build broker: %w\n%s", err, b)
-	}
-	return out, nil
-}
-
 // Options describe one broker process.
 type Options struct {
 	Binary          string

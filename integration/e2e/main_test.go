@@ -39,27 +39,13 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var err error
-	workDir, err = os.MkdirTemp("", "sb-e2e")
+	suite, err := brokerproc.StartSuite(ctx, "e2e", env.Options{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	defer func() { _ = os.RemoveAll(workDir) }()
-	if brokerBin, err = brokerproc.Build(ctx, workDir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	testEnv, err = env.Start(ctx, env.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start env:", err)
-		return 1
-	}
-	defer testEnv.Stop()
-	if kubeconfig, err = testEnv.BrokerKubeconfig(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer suite.Stop()
+	testEnv, brokerBin, kubeconfig, workDir = suite.Env, suite.Binary, suite.Kubeconfig, suite.WorkDir
 	return m.Run()
 }
 

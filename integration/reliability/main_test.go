@@ -14,14 +14,12 @@ package reliability
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/secrets-broker/secrets-broker/integration/brokerproc"
 	"github.com/secrets-broker/secrets-broker/integration/env"
 )
 
@@ -42,53 +40,13 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var err error
-	if workDir, err = os.MkdirTemp("", "sb-rel"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(workDir) }()
-	if brokerBin, err = buildBroker(ctx, workDir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	// File storage: the Vault outage test restarts Vault and must keep data.
-	testEnv, err = env.Start(ctx, env.Options{PersistentVault: true})
+	suite, err := brokerproc.StartSuite(ctx, "rel", env.Options{PersistentVault: true})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start integration environment:", err)
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	defer testEnv.Stop()
-	if kubeconfig, err = testEnv.BrokerKubeconfig(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer suite.Stop()
+	testEnv, brokerBin, kubeconfig, workDir = suite.Env, suite.Binary, suite.Kubeconfig, suite.WorkDir
 	return m.Run()
-}
-
-// buildBroker compiles cmd/secrets-broker inside the product module (its
-// own go.mod and go.sum), not the integration module, whose go.sum does not
-// list the product's dependencies.
-func buildBroker(ctx context.Context, dir string) (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	root := ""
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "cmd", "secrets-broker")); err == nil {
-			root = d
-			break
-		}
-	}
-	if root == "" {
-		return "", errors.New("build broker: repository root with cmd/secrets-broker not found")
-	}
-	out := filepath.Join(dir, "secrets-broker")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/secrets-broker")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build broker: %w\n%s", err, b)
-	}
-	return out, nil
 }
