@@ -50,8 +50,9 @@ type Flags struct {
 	RateLimit         float64
 	RateBurst         int
 
-	LogLevel string
-	AuditLog string
+	LogLevel    string
+	AuditLog    string
+	EnablePprof bool
 
 	envErrs []error // unparsable environment values, reported by Validate
 }
@@ -92,6 +93,7 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 	fs.Float64Var(&f.RateLimit, "rate-limit", e.float("rate-limit", 50), "requests per second per pod (0 = unlimited)")
 	fs.IntVar(&f.RateBurst, "rate-burst", e.int("rate-burst", 100), "burst per pod")
 	fs.StringVar(&f.LogLevel, "log-level", e.str("log-level", "info"), "debug, info, warn or error")
+	fs.BoolVar(&f.EnablePprof, "enable-pprof", e.bool("enable-pprof", false), "serve Go profiles at /debug/pprof/ on the admin address (for diagnosis; keep the admin port private)")
 	fs.StringVar(&f.AuditLog, "audit-log", e.str("audit-log", "-"), "audit stream: - for stdout, or a file path (logs go to stderr)")
 }
 
