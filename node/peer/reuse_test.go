@@ -108,7 +108,16 @@ func TestPIDReuse(t *testing.T) {
 			} else {
 				waitZombie(t, cmd.Process.Pid)
 			}
-			if err := info.Revalidate(); !errors.Is(err, ErrProcessChanged) {
+			// A pidfd turns readable once the whole thread group has exited,
+			// which can be a moment after the leader shows as a zombie (the
+			// child is a multi-threaded Go binary). Until then the pid cannot
+			// be reused (it is not reaped), so allow that moment, bounded.
+			err = info.Revalidate()
+			for deadline := time.Now().Add(2 * time.Second); tt.pidfd && err == nil && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+				err = info.Revalidate()
+			}
+			if !errors.Is(err, ErrProcessChanged) {
 				t.Fatalf("Revalidate() after the child exited = %v, want ErrProcessChanged", err)
 			}
 		})
