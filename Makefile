@@ -5,9 +5,12 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GO ?= go
 # Integration tests start Vault, kube-apiserver and etcd; bound the run.
 INTEGRATION_TIMEOUT ?= 30m
-FUZZTIME ?= 30s
+# make fuzz explores for FUZZTIME per target; make test runs each target
+# for FUZZ_SMOKE_TIME so CI keeps the corpora and the fuzzers honest.
+FUZZTIME ?= 5m
+FUZZ_SMOKE_TIME ?= 30s
 
-.PHONY: help build test unit integration servers bench fuzz lint fmt demo image chart-lint manifests clean
+.PHONY: help build test unit fuzz-smoke integration servers bench fuzz lint fmt demo image chart-lint manifests clean
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,7 +21,7 @@ build: ## build bin/secrets-broker and bin/brokerctl (static, -trimpath)
 servers: ## build real Vault, kube-apiserver and etcd from Go modules (cached outside the repo)
 	integration/servers/build.sh all
 
-test: unit integration ## unit tests, then integration tests on real Vault + kube-apiserver + etcd
+test: unit fuzz-smoke integration ## unit tests, every fuzz target for 30 s, then integration tests on real Vault + kube-apiserver + etcd
 
 unit: ## unit tests of the product module (with -race)
 	$(GO) vet ./...
@@ -34,10 +37,18 @@ bench: servers ## micro-benchmarks and the side-by-side bench program (writes BE
 	$(GO) test -run '^$$' -bench . -benchmem ./agent/... ./node/...
 	cd integration && $(GO) run ./cmd/bench -out ../bench-results
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+# run-fuzz runs every Fuzz* target under agent/ and node/ for $(1) each.
+define run-fuzz
 	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' agent node | xargs -n1 dirname | sort -u); do \
 	  for f in $$(grep -h '^func Fuzz' $$spec/*_test.go | sed -E 's/func (Fuzz[A-Za-z0-9_]*).*/\1/'); do \
-	    echo "==> $$spec $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$spec; done; done
+	    echo "==> $$spec $$f ($(1))"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(1) ./$$spec; done; done
+endef
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 5m)
+	$(call run-fuzz,$(FUZZTIME))
+
+fuzz-smoke: ## run every fuzz target for FUZZ_SMOKE_TIME each (default 30s; part of make test)
+	$(call run-fuzz,$(FUZZ_SMOKE_TIME))
 
 lint: ## go vet and gofmt check on both modules
 	$(GO) vet ./...
