@@ -8,7 +8,6 @@
 package chart
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,21 +21,8 @@ import (
 // testEnv is shared by every test: one etcd + kube-apiserver + Vault start.
 var testEnv *env.Env
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	e, err := env.Start(ctx, env.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start integration environment:", err)
-		return 1
-	}
-	defer e.Stop()
-	fmt.Fprintf(os.Stderr, "environment started in %s\n", time.Since(start).Round(time.Millisecond))
-	testEnv = e
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(env.RunTests(m, env.Options{}, func(e *env.Env) { testEnv = e }))
 }
 
 // repoRoot is the repository root, two levels above this module.

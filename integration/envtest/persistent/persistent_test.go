@@ -4,8 +4,6 @@
 package persistent
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -15,19 +13,8 @@ import (
 
 var testEnv *env.Env
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	e, err := env.Start(ctx, env.Options{PersistentVault: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start integration environment:", err)
-		return 1
-	}
-	defer e.Stop()
-	testEnv = e
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(env.RunTests(m, env.Options{PersistentVault: true}, func(e *env.Env) { testEnv = e }))
 }
 
 func TestRestartKeepsData(t *testing.T) {
