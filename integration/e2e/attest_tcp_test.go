@@ -51,18 +51,11 @@ func TestStrictAttestationOverTCP(t *testing.T) {
 	tok := podWithIPToken(t, env.CryptoGenNamespace, env.CryptoGenSA, nodeName, podIP)
 	otherTok := podWithIPToken(t, env.CryptoGenNamespace, env.CryptoGenSA, nodeName, otherIP)
 
-	// The pod is created, then its status (the IP) is written: the broker's
-	// index may see the two events a moment apart.
-	var r brokerproc.Response
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if r, err = brokerproc.Do(tcpClientFrom(podIP), "GET", url, tok, ""); err == nil && r.Status == 200 {
-			break
-		}
-	}
-	if err != nil || r.Status != 200 {
-		t.Fatalf("from the pod's own IP: got %v %v, want 200", r, err)
-	}
+	// Each pod is created, then its status (the IP) is written: the broker's
+	// index may see the two events a moment apart, so wait until both pods
+	// are served from their own IPs before asserting refusals.
+	waitServed(t, podIP, url, tok)
+	waitServed(t, otherIP, url, otherTok)
 
 	cases := []struct {
 		name, from, token string
@@ -83,4 +76,17 @@ func TestStrictAttestationOverTCP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitServed polls (at most 10 s) until token is served from src.
+func waitServed(t *testing.T, src, url, token string) {
+	t.Helper()
+	var r brokerproc.Response
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if r, err = brokerproc.Do(tcpClientFrom(src), "GET", url, token, ""); err == nil && r.Status == 200 {
+			return
+		}
+	}
+	t.Fatalf("from %s, the pod's own IP: got %v %v, want 200", src, r, err)
 }
